@@ -1,0 +1,38 @@
+# The two commands a new user needs: `make repro` (run the pipeline) and `make test` (run the tests).
+# Each creates .venv with the pinned dependencies first if it is missing or requirements.txt changed.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+# MindSpore's C++ logger: warnings and errors only (GLOG_v=2)
+export GLOG_v ?= 2
+
+.PHONY: help venv repro test lint clean-venv
+
+help:
+	@echo "make repro   set up .venv, then run the DVC pipeline (dvc repro)"
+	@echo "make test    set up .venv, then run the test suite"
+	@echo "make venv    only create/update .venv from requirements.txt"
+	@echo "make lint    ruff over the code"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet ruff==0.17.5
+	$(BIN)/ruff check lenet5 stages tests
+
+clean-venv:
+	rm -rf $(VENV)
