@@ -123,10 +123,12 @@ def fetch_verified(name: str, md5: str, mirrors: list[str], dest: Path, timeout:
 def load_mnist(mirrors: list[str], timeout: float = 30) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     with tempfile.TemporaryDirectory(prefix="mnist-download-") as tmp:
         files = {name: fetch_verified(name, md5, mirrors, Path(tmp), timeout) for name, md5 in MNIST_FILES.items()}
-        return {
-            split: (idx.read(files[image_file + ".gz"]), idx.read(files[label_file + ".gz"]))
-            for split, (image_file, label_file) in idx.SPLIT_FILES.items()
-        }
+        splits = {}
+        for split, (image_file, label_file) in idx.SPLIT_FILES.items():
+            images, labels = idx.read(files[image_file + ".gz"]), idx.read(files[label_file + ".gz"])
+            idx.check_pair(images, labels, f"MNIST {split} files")
+            splits[split] = (images, labels)
+        return splits
 
 
 # --- the download stage's outputs ----------------------------------------------------------------------------
