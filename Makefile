@@ -9,13 +9,17 @@ export PATH := $(abspath $(BIN)):$(PATH)
 # MindSpore's C++ logger: warnings and errors only (GLOG_v=2)
 export GLOG_v ?= 2
 
-.PHONY: help venv repro test lint clean-venv
+BOARD ?=
+REMOTE_DIR ?=
+
+.PHONY: help venv repro test lint deploy clean-venv
 
 help:
 	@echo "make repro   set up .venv, then run the DVC pipeline (dvc repro)"
 	@echo "make test    set up .venv, then run the test suite"
 	@echo "make venv    only create/update .venv from requirements.txt"
 	@echo "make lint    ruff over the code"
+	@echo "make deploy BOARD=user@host   run data/samples through models/deploy/lenet.om on an Ascend board (docs/ascend.md)"
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +37,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff==0.17.5
 	$(BIN)/ruff check lenet5 stages tests
+
+deploy:
+	@test -n "$(BOARD)" || { echo "usage: make deploy BOARD=user@host [REMOTE_DIR=lenet5-app]" >&2; exit 2; }
+	scripts/deploy_board.sh $(BOARD) $(REMOTE_DIR)
 
 clean-venv:
 	rm -rf $(VENV)

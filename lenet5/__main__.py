@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 from lenet5 import app
-from lenet5.backends import ModelNotFound, open_backend
+from lenet5.backends import open_backend
+from lenet5.errors import UserError
 
 
 def main(argv=None) -> int:
@@ -24,7 +25,7 @@ def main(argv=None) -> int:
 
     try:
         backend = open_backend(args.model or app.default_model(), threads=args.threads)
-    except (ModelNotFound, ValueError) as err:
+    except (UserError, ValueError) as err:
         app.report_error(err)
         return 2
     failures = []
@@ -36,6 +37,9 @@ def main(argv=None) -> int:
     images = app.collect_images(args.paths)
     try:
         predictions = app.classify(backend, images, on_error=on_error)
+    except UserError as err:            # the runtime itself failed (e.g. an acl call on a board)
+        app.report_error(err)
+        return 2
     finally:
         backend.close()
     for prediction in predictions:

@@ -12,7 +12,7 @@ DATA_DIR = Path("data/mnist")
 SAMPLES_DIR = Path("data/samples")
 CHECKPOINT = Path("models/lenet.ckpt")
 CHECKPOINT_LOGITS = Path("models/lenet.test-logits.npy")
-MODELS_DIR = Path("models")
+EXPORT_DIR = Path("models/export")
 DEPLOY_DIR = Path("models/deploy")
 METRICS_DIR = Path("metrics")
 

@@ -1,10 +1,11 @@
-"""Stage export: models/lenet.ckpt -> models/lenet.{mindir,onnx[,air]} (params `export`)."""
+"""Stage export: models/lenet.ckpt -> models/export/lenet.{mindir,onnx[,air]} (params `export`)."""
 
 import mindspore as ms
 
 from lenet5 import params
 from lenet5.export import ExportParams, export, load_checkpoint
-from stages import CHECKPOINT, MODELS_DIR, run
+from lenet5.files import atomic_path
+from stages import CHECKPOINT, EXPORT_DIR, run
 
 
 def main():
@@ -12,10 +13,10 @@ def main():
     ms.set_device(p.device)
     ms.set_context(mode=ms.GRAPH_MODE)
     net = load_checkpoint(CHECKPOINT)
-    for fmt in p.formats:
-        destination = MODELS_DIR / f"lenet.{fmt}"
-        export(net, fmt, destination, p.batch_size)
-        print(f"wrote {destination} ({destination.stat().st_size:,} bytes)")
+    with atomic_path(EXPORT_DIR, directory=True) as tmp:
+        for fmt in p.formats:
+            export(net, fmt, tmp / f"lenet.{fmt}", p.batch_size)
+            print(f"wrote {EXPORT_DIR}/lenet.{fmt} ({(tmp / f'lenet.{fmt}').stat().st_size:,} bytes)")
 
 
 if __name__ == "__main__":

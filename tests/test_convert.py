@@ -20,12 +20,12 @@ def test_onnxruntime_optimisation_keeps_the_outputs(tmp_path):
 
 
 def test_atc_command_from_onnx_and_air():
-    onnx_cmd = atc_command("models/lenet.onnx", "out/lenet", ConvertParams(target="ascend-om"))
-    assert onnx_cmd == ["atc", "--model=models/lenet.onnx", "--output=out/lenet", "--soc_version=Ascend310",
+    onnx_cmd = atc_command("models/export/lenet.onnx", "out/lenet", ConvertParams(target="ascend-om"))
+    assert onnx_cmd == ["atc", "--model=models/export/lenet.onnx", "--output=out/lenet", "--soc_version=Ascend310",
                         "--framework=5", "--input_shape=x:1,1,32,32"]
-    air_cmd = atc_command("models/lenet.air", "out/lenet",
+    air_cmd = atc_command("models/export/lenet.air", "out/lenet",
                           ConvertParams(target="ascend-om", atc_input="air", soc_version="Ascend310P3"))
-    assert air_cmd == ["atc", "--model=models/lenet.air", "--output=out/lenet", "--soc_version=Ascend310P3",
+    assert air_cmd == ["atc", "--model=models/export/lenet.air", "--output=out/lenet", "--soc_version=Ascend310P3",
                        "--framework=1"]
 
 

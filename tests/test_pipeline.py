@@ -61,7 +61,7 @@ def test_all_stages_run_and_write_their_metrics(workspace, repro):
     assert latency["batch1_runs"] == 20 and latency["batch1_p50_ms"] > 0
     convert = json.loads((workspace / "metrics/convert.json").read_text())
     assert convert["target"] == "onnxruntime" and convert["operators"] > 0
-    for path in ("models/lenet.ckpt", "models/lenet.mindir", "models/lenet.onnx", "models/deploy/lenet.onnx",
+    for path in ("models/lenet.ckpt", "models/export/lenet.mindir", "models/export/lenet.onnx", "models/deploy/lenet.onnx",
                  "metrics/misclassified.png", "metrics/predictions.csv",
                  "metrics/train/plots/metrics/loss.tsv"):
         assert (workspace / path).stat().st_size > 0, path
