@@ -33,7 +33,7 @@ def accuracy_report(logits: np.ndarray, labels: np.ndarray, reference_logits: np
                  for c in range(NUM_CLASSES)}
     reference_predicted = reference_logits.argmax(axis=1)
     return {
-        "images": int(len(labels)),
+        "images": len(labels),
         "accuracy": float(np.mean(predicted == labels)),
         "checkpoint_accuracy": float(np.mean(reference_predicted == labels)),
         "agreement_with_checkpoint": float(np.mean(predicted == reference_predicted)),
@@ -101,4 +101,4 @@ def misclassified_grid(images: np.ndarray, labels: np.ndarray, logits: np.ndarra
     figure.tight_layout()
     figure.savefig(path, dpi=100, format="png")
     plt.close(figure)
-    return int(len(wrong))
+    return len(wrong)

@@ -1,19 +1,29 @@
-"""Training LeNet-5 with MindSpore on idx split folders, as the model zoo does it."""
+"""Training LeNet-5 with MindSpore on idx split folders, as the model zoo does it.
+
+The split goes through the zoo's MindSpore data pipeline once and is held in memory; each epoch then draws a
+seeded permutation of it in batches. On the CPU the convolutions run as gather + MatMul (`train.conv: auto`),
+which keeps the network's parameters and results but trains about ten times faster.
+
+Under msrun (`train.workers` > 1, see lenet5/distributed.py) every worker trains on its own shard of the split
+with batch `train.batch_size`, so the global batch is batch_size x workers; the learning rate is scaled by the
+same factor (the linear scaling rule) and gradients are averaged across workers.
+"""
 
 import dataclasses
+import hashlib
 import time
 from pathlib import Path
 
 import mindspore as ms
 import mindspore.dataset as ds
-import mindspore.dataset.transforms as transforms
-import mindspore.dataset.vision as vision
 import numpy as np
 from mindspore import nn
+from mindspore.dataset import transforms, vision
 from tqdm import tqdm
 
+from lenet5 import distributed
 from lenet5.contract import INPUT_SIZE, MEAN, STD
-from lenet5.model import LeNet5
+from lenet5.model import CONV_IMPLEMENTATIONS, build_lenet5
 
 DEVICES = ("CPU", "GPU", "Ascend")
 
@@ -26,27 +36,54 @@ class TrainParams:
     momentum: float = 0.9
     seed: int = 1
     device: str = "CPU"
+    conv: str = "auto"         # auto: im2col on CPU, stock nn.Conv2d on GPU/Ascend
+    workers: int = 1           # > 1: data-parallel under msrun, one process per worker
+    master_port: int = 0       # msrun's scheduler port; 0 takes a free one
 
     def check(self):
         if self.device not in DEVICES:
             raise ValueError(f"train.device {self.device!r} is unknown; valid devices: {', '.join(DEVICES)}")
-        for name in ("epochs", "batch_size"):
+        if self.conv not in CONV_IMPLEMENTATIONS:
+            raise ValueError(f"train.conv {self.conv!r} is unknown; valid: {', '.join(CONV_IMPLEMENTATIONS)}")
+        for name in ("epochs", "batch_size", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be positive, got {self.lr}")
 
+    @property
+    def conv_implementation(self) -> str:
+        if self.conv == "auto":
+            return "im2col" if self.device == "CPU" else "stock"
+        return self.conv
 
-def configure(device: str, seed: int) -> None:
+
+@dataclasses.dataclass
+class TrainResult:
+    net: nn.Cell
+    test_logits: np.ndarray | None     # only rank 0 evaluates
+    summary: dict
+    rank: int = 0
+
+
+def configure(device: str, seed: int) -> tuple[int, int]:
+    """Device, graph mode and seeds; under msrun also the collective. Returns (rank, number of workers)."""
     ms.set_device(device)
     ms.set_context(mode=ms.GRAPH_MODE)
     ms.set_seed(seed)
     ds.config.set_seed(seed)
+    return distributed.init() if distributed.is_worker() else (0, 1)
 
 
-def mnist_dataset(folder: Path, usage: str, batch_size: int, training: bool) -> ds.Dataset:
-    """The model zoo's pipeline: 28->32 bilinear, x/255, (x-MEAN)/STD, HWC->CHW; int32 labels."""
-    dataset = ds.MnistDataset(str(folder), usage=usage, shuffle=False)
+def mnist_dataset(folder: Path, usage: str, batch_size: int, training: bool,
+                  shard: tuple[int, int] = (0, 1)) -> ds.Dataset:
+    """The model zoo's pipeline: 28->32 bilinear, x/255, (x-MEAN)/STD, HWC->CHW; int32 labels.
+
+    `shard` = (rank, workers): this worker's part of the split (MindSpore's dataset sharding).
+    """
+    rank, workers = shard
+    sharding = {"num_shards": workers, "shard_id": rank} if workers > 1 else {}
+    dataset = ds.MnistDataset(str(folder), usage=usage, shuffle=False, **sharding)
     image_ops = [
         vision.Resize((INPUT_SIZE, INPUT_SIZE), interpolation=vision.Inter.LINEAR),
         vision.Rescale(1.0 / 255.0, 0.0),
@@ -60,59 +97,86 @@ def mnist_dataset(folder: Path, usage: str, batch_size: int, training: bool) -> 
     return dataset.batch(batch_size, drop_remainder=training)
 
 
-def predict(net: nn.Cell, dataset: ds.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Logits and labels over a whole dataset."""
+def load_split(folder: Path, usage: str, shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
+    """A whole split (or shard) through the zoo's pipeline, in order: float32 N x 1 x 32 x 32, int32 labels."""
+    images, labels = [], []
+    dataset = mnist_dataset(folder, usage, 1024, training=False, shard=shard)
+    for batch_images, batch_labels in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True):
+        images.append(batch_images)
+        labels.append(batch_labels)
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def predict(net: nn.Cell, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     net.set_train(False)
-    logits, labels = [], []
-    for images, batch_labels in dataset.create_tuple_iterator():
-        logits.append(net(images).asnumpy())
-        labels.append(batch_labels.asnumpy())
+    logits = [net(ms.Tensor(images[i:i + batch_size])).asnumpy() for i in range(0, len(images), batch_size)]
     net.set_train(True)
-    return np.concatenate(logits), np.concatenate(labels)
+    return np.concatenate(logits)
 
 
-def train(data_dir: Path, params: TrainParams, on_epoch=None):
-    """Train from scratch; returns the network, the test logits and a summary dict.
+def weights_digest(net: nn.Cell) -> str:
+    """SHA-256 over all parameters: equal on every worker of a data-parallel run."""
+    digest = hashlib.sha256()
+    for parameter in net.get_parameters():
+        digest.update(parameter.asnumpy().tobytes())
+    return digest.hexdigest()
 
-    `on_epoch(epoch, {"loss": ..., "accuracy": ...})` is called after every epoch.
+
+def train(data_dir: Path, params: TrainParams, on_epoch=None) -> TrainResult:
+    """Train from scratch (on this worker's shard under msrun).
+
+    On rank 0, `on_epoch(epoch, {"loss": ..., "accuracy": ...})` is called after every epoch.
     """
-    configure(params.device, params.seed)
-    train_set = mnist_dataset(Path(data_dir) / "train", "train", params.batch_size, training=True)
-    test_set = mnist_dataset(Path(data_dir) / "test", "test", params.batch_size, training=False)
-    net = LeNet5()
+    rank, workers = configure(params.device, params.seed)
+    lead = rank == 0
+    train_images, train_labels = load_split(Path(data_dir) / "train", "train", shard=(rank, workers))
+    test_images, test_labels = load_split(Path(data_dir) / "test", "test")
+    steps_per_epoch = len(train_labels) // params.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"train.batch_size {params.batch_size} exceeds the {len(train_labels)} training images "
+                         "of a worker")
+
+    net = build_lenet5(params.conv_implementation)
     loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-    optimizer = nn.Momentum(net.trainable_params(), learning_rate=params.lr, momentum=params.momentum)
+    optimizer = nn.Momentum(net.trainable_params(), learning_rate=params.lr * workers, momentum=params.momentum)
     step = nn.TrainOneStepCell(nn.WithLossCell(net, loss_fn), optimizer)
     step.set_train(True)
+    shuffle = np.random.default_rng([params.seed, rank])
 
-    steps_per_epoch = train_set.get_dataset_size()
-    images_seen, train_seconds, loss = 0, 0.0, float("nan")
+    train_seconds = 0.0
     for epoch in range(1, params.epochs + 1):
-        losses = []
         start = time.perf_counter()
-        with tqdm(total=steps_per_epoch, desc=f"epoch {epoch}/{params.epochs}", unit="step") as bar:
-            for images, labels in train_set.create_tuple_iterator(num_epochs=1):
-                losses.append(step(images, labels))
-                bar.update()
-                if bar.n % 50 == 0:
-                    bar.set_postfix(loss=f"{float(losses[-1].asnumpy()):.4f}")
+        order = shuffle.permutation(len(train_labels))[:steps_per_epoch * params.batch_size]
+        # one shuffled copy per epoch, so every batch is a contiguous slice handed over without copying
+        images = train_images[order].reshape(steps_per_epoch, params.batch_size, *train_images.shape[1:])
+        labels = train_labels[order].reshape(steps_per_epoch, params.batch_size)
+        losses = [step(ms.Tensor.from_numpy(images[i]), ms.Tensor.from_numpy(labels[i]))
+                  for i in tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{params.epochs}", unit="step",
+                                mininterval=0.5, disable=not lead)]
+        loss = float(np.mean([loss.asnumpy() for loss in losses]))
         train_seconds += time.perf_counter() - start
-        images_seen += steps_per_epoch * params.batch_size
-        loss = float(np.mean([l.asnumpy() for l in losses]))
-        logits, labels = predict(net, test_set)
-        accuracy = float(np.mean(logits.argmax(axis=1) == labels))
+        if not lead:
+            continue
+        logits = predict(net, test_images)
+        accuracy = float(np.mean(logits.argmax(axis=1) == test_labels))
         tqdm.write(f"epoch {epoch}: loss {loss:.4f}  test accuracy {accuracy:.4f}")
         if on_epoch:
             on_epoch(epoch, {"loss": loss, "accuracy": accuracy})
 
+    print(f"rank {rank} of {workers}: weights sha256 {weights_digest(net)}", flush=True)
+    if not lead:
+        return TrainResult(net, None, {}, rank)
+    images_seen = params.epochs * steps_per_epoch * params.batch_size * workers
     summary = {
         "loss": loss,
         "accuracy": accuracy,
         "epochs": params.epochs,
         "steps_per_epoch": steps_per_epoch,
-        "train_images": steps_per_epoch * params.batch_size,
-        "test_images": int(len(labels)),
+        "train_images": steps_per_epoch * params.batch_size * workers,
+        "test_images": len(test_labels),
+        "conv": params.conv_implementation,
+        "workers": workers,
         "images_per_second": images_seen / train_seconds,
         "train_seconds": train_seconds,
     }
-    return net, logits, summary
+    return TrainResult(net, logits, summary, rank)

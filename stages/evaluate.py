@@ -11,8 +11,14 @@ import numpy as np
 from lenet5 import idx, params
 from lenet5.app import default_model
 from lenet5.backends import open_backend
-from lenet5.evaluate import (EvaluateParams, accuracy_report, batch1_latency, evaluate, misclassified_grid,
-                             predictions_table)
+from lenet5.evaluate import (
+    EvaluateParams,
+    accuracy_report,
+    batch1_latency,
+    evaluate,
+    misclassified_grid,
+    predictions_table,
+)
 from lenet5.files import atomic_path, write_json
 from lenet5.preprocess import prepare
 from stages import CHECKPOINT_LOGITS, DATA_DIR, DEPLOY_DIR, METRICS_DIR, run
@@ -34,11 +40,10 @@ def main():
     report["model_size_bytes"] = model_path.stat().st_size
     write_json(METRICS_DIR / "evaluate.json", report)
     write_json(METRICS_DIR / "latency.json", {"backend": backend.name, **latency, **timing})
-    with atomic_path(METRICS_DIR / "predictions.csv") as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=["actual", "predicted"])
-            writer.writeheader()
-            writer.writerows(predictions_table(labels, logits))
+    with atomic_path(METRICS_DIR / "predictions.csv") as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["actual", "predicted"])
+        writer.writeheader()
+        writer.writerows(predictions_table(labels, logits))
     with atomic_path(METRICS_DIR / "misclassified.png") as tmp:
         wrong = misclassified_grid(images, labels, logits, tmp, p.misclassified_shown)
     print(f"accuracy {report['accuracy']:.4f} (checkpoint {report['checkpoint_accuracy']:.4f}), "

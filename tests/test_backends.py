@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import linear_onnx_model
+
 from lenet5.backends import ModelNotFound, open_backend, run_batches
 
 

@@ -3,10 +3,17 @@ import stat
 
 import numpy as np
 import pytest
-
 from conftest import linear_onnx_model
+
 from lenet5.backends import open_backend
-from lenet5.convert import ConvertError, ConvertParams, atc_command, compile_with_atc, describe, optimize_for_onnxruntime
+from lenet5.convert import (
+    ConvertError,
+    ConvertParams,
+    atc_command,
+    compile_with_atc,
+    describe,
+    optimize_for_onnxruntime,
+)
 
 
 def test_onnxruntime_optimisation_keeps_the_outputs(tmp_path):

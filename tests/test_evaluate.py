@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from conftest import linear_onnx_model
+
 from lenet5 import evaluate
 from lenet5.backends import open_backend
 
@@ -24,7 +24,7 @@ def test_mismatched_reference_is_an_error():
 
 
 def test_evaluate_runs_the_app_path(tmp_path, mnist_like):
-    images, labels = mnist_like
+    images, _ = mnist_like
     path, weight, bias = linear_onnx_model(tmp_path / "m.onnx")
     backend = open_backend(path)
     logits, timing = evaluate.evaluate(backend, images, batch_size=8)

@@ -1,45 +1,18 @@
 """End to end: `dvc repro` of the whole pipeline on a tiny config, in a throw-away copy of the repository."""
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from workspace import sh, tiny_workspace
 
-REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
-
-
-def sh(*args, cwd, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "GLOG_v": "2"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """Git-tracked files only (as a fresh clone has them), committed, with a tiny config."""
-    root = tmp_path_factory.mktemp("repo")
-    files = sh("git", "ls-files", "-co", "--exclude-standard", cwd=REPO).stdout.split()
-    for name in files:
-        if (REPO / name).is_file() and not name.startswith(("metrics/", "dvc.lock")):
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"]["test_fraction"] = 0.8          # 1,000 training images
-    params["train"]["epochs"] = 1
-    params["evaluate"]["latency_runs"] = 20
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    sh("git", "init", "-q", cwd=root)
-    sh("git", "add", "-A", cwd=root)
-    sh("git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "tiny", cwd=root)
-    return root
+    return tiny_workspace(tmp_path_factory.mktemp("repo"))
 
 
 @pytest.fixture(scope="module")

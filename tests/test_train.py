@@ -1,9 +1,11 @@
 import mindspore as ms
 import numpy as np
+import onnx
 import pytest
 
 from lenet5 import idx
-from lenet5.export import load_checkpoint
+from lenet5.backends import open_backend
+from lenet5.export import export, load_checkpoint
 from lenet5.preprocess import prepare_batch
 from lenet5.train import TrainParams, mnist_dataset, train
 
@@ -34,15 +36,31 @@ def test_short_training_is_reproducible_and_loads_into_the_zoo_network(tiny_mnis
     folder, _ = tiny_mnist
     params = TrainParams(epochs=1, batch_size=32)
     epochs = []
-    net, logits, summary = train(folder, params, on_epoch=lambda e, v: epochs.append((e, v)))
+    result = train(folder, params, on_epoch=lambda e, v: epochs.append((e, v)))
+    net, logits, summary = result.net, result.test_logits, result.summary
     assert summary["train_images"] == 160 and summary["test_images"] == 40 and logits.shape == (40, 10)
     assert [e for e, _ in epochs] == [1] and np.isfinite(summary["loss"])
 
-    _, logits_again, summary_again = train(folder, params)
-    assert summary_again["loss"] == summary["loss"]
-    np.testing.assert_array_equal(logits_again, logits)
+    again = train(folder, params)
+    assert again.summary["loss"] == summary["loss"]
+    np.testing.assert_array_equal(again.test_logits, logits)
 
     ms.save_checkpoint(net, str(tmp_path / "lenet.ckpt"))
     restored = load_checkpoint(tmp_path / "lenet.ckpt")
     batch, _ = next(mnist_dataset(folder / "test", "test", 40, training=False).create_tuple_iterator())
-    np.testing.assert_allclose(restored(batch).asnumpy(), logits, atol=1e-6)
+    np.testing.assert_allclose(restored(batch).asnumpy(), logits, atol=1e-5)
+
+    # trained with the im2col convolutions, exported as a standard convolution graph
+    assert summary["conv"] == "im2col"
+    export(restored, "onnx", tmp_path / "lenet.onnx", batch_size=1)
+    assert [node.op_type for node in onnx.load(str(tmp_path / "lenet.onnx")).graph.node].count("Conv") == 2
+    np.testing.assert_allclose(open_backend(tmp_path / "lenet.onnx").run(batch.asnumpy()), logits, atol=1e-4)
+
+
+def test_stock_and_im2col_training_agree(tiny_mnist):
+    folder, _ = tiny_mnist
+    stock = train(folder, TrainParams(epochs=1, conv="stock"))
+    fast = train(folder, TrainParams(epochs=1, conv="im2col"))
+    assert (stock.summary["conv"], fast.summary["conv"]) == ("stock", "im2col")
+    assert abs(stock.summary["loss"] - fast.summary["loss"]) < 1e-4
+    np.testing.assert_allclose(fast.test_logits, stock.test_logits, atol=1e-3)
