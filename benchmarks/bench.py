@@ -127,7 +127,7 @@ def machine() -> dict:
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="training rounds (median taken)")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per training round (default data)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per training round (default data)")
     parser.add_argument("--latency-runs", type=int, default=2000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["train", "eval", "pipeline"])
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks/results.json")
