@@ -143,7 +143,8 @@ def test_push_cut_off_mid_transfer_then_retried_leaves_every_object_intact(works
             push.kill()
             push.wait()
     assert push.returncode != 0
-    assert "ERROR: failed to transfer" in output and "Could not connect to the endpoint URL" in output
+    # "ERROR: failed to transfer ..." mid-upload, or "ERROR: unexpected error ..." if the cut hits a listing call
+    assert "ERROR:" in output and "Could not connect to the endpoint URL" in output
 
     server.start()                                   # same folder, same port
     assert_content_addressed(objects(remote))        # what did arrive arrived whole
