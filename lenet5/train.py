@@ -75,9 +75,8 @@ def configure(device: str, seed: int) -> tuple[int, int]:
     return distributed.init() if distributed.is_worker() else (0, 1)
 
 
-def mnist_dataset(folder: Path, usage: str, batch_size: int, training: bool,
-                  shard: tuple[int, int] = (0, 1)) -> ds.Dataset:
-    """The model zoo's pipeline: 28->32 bilinear, x/255, (x-MEAN)/STD, HWC->CHW; int32 labels.
+def mnist_dataset(folder: Path, usage: str, batch_size: int, shard: tuple[int, int] = (0, 1)) -> ds.Dataset:
+    """The model zoo's pipeline, in file order: 28->32 bilinear, x/255, (x-MEAN)/STD, HWC->CHW; int32 labels.
 
     `shard` = (rank, workers): this worker's part of the split (MindSpore's dataset sharding).
     """
@@ -92,15 +91,13 @@ def mnist_dataset(folder: Path, usage: str, batch_size: int, training: bool,
     ]
     dataset = dataset.map(operations=transforms.TypeCast(ms.int32), input_columns="label")
     dataset = dataset.map(operations=image_ops, input_columns="image")
-    if training:
-        dataset = dataset.shuffle(buffer_size=10000)
-    return dataset.batch(batch_size, drop_remainder=training)
+    return dataset.batch(batch_size)
 
 
 def load_split(folder: Path, usage: str, shard: tuple[int, int] = (0, 1)) -> tuple[np.ndarray, np.ndarray]:
     """A whole split (or shard) through the zoo's pipeline, in order: float32 N x 1 x 32 x 32, int32 labels."""
     images, labels = [], []
-    dataset = mnist_dataset(folder, usage, 1024, training=False, shard=shard)
+    dataset = mnist_dataset(folder, usage, 1024, shard=shard)
     for batch_images, batch_labels in dataset.create_tuple_iterator(num_epochs=1, output_numpy=True):
         images.append(batch_images)
         labels.append(batch_labels)

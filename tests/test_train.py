@@ -25,7 +25,7 @@ def tiny_mnist(tmp_path_factory):
 def test_training_pipeline_matches_the_apps_preprocessing(tiny_mnist):
     """MindSpore's pipeline (resize, then normalise) and the app's (normalise, then resize) agree."""
     folder, test_images = tiny_mnist
-    batch, labels = next(mnist_dataset(folder / "test", "test", 40, training=False).create_tuple_iterator())
+    batch, labels = next(mnist_dataset(folder / "test", "test", 40).create_tuple_iterator())
     assert batch.shape == (40, 1, 32, 32) and batch.dtype == ms.float32 and labels.dtype == ms.int32
     # MindSpore's Resize returns uint8 (rounded) before rescaling; the app resizes floats: < 1 grey level apart
     one_grey_level = 1 / 255 / 0.3081
@@ -47,7 +47,7 @@ def test_short_training_is_reproducible_and_loads_into_the_zoo_network(tiny_mnis
 
     ms.save_checkpoint(net, str(tmp_path / "lenet.ckpt"))
     restored = load_checkpoint(tmp_path / "lenet.ckpt")
-    batch, _ = next(mnist_dataset(folder / "test", "test", 40, training=False).create_tuple_iterator())
+    batch, _ = next(mnist_dataset(folder / "test", "test", 40).create_tuple_iterator())
     np.testing.assert_allclose(restored(batch).asnumpy(), logits, atol=1e-5)
 
     # trained with the im2col convolutions, exported as a standard convolution graph
