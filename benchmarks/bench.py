@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
 DATA_DIR = REPO / "data/mnist"
 DEPLOYED = REPO / "models/deploy/lenet.onnx"
 TRAIN_CONTENDERS = ("mindspore-stock", "mindspore-im2col", "pytorch")
@@ -79,17 +79,12 @@ def worker_eval(runs: int) -> dict:
 
 
 def worker_pipeline(noop_repeats: int) -> dict:
-    """Cold and no-op `dvc repro` of the default config in a copy holding only git-tracked files."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "GLOG_v": "2"}
+    """Cold and no-op `dvc repro` of the default config in a copy holding what a fresh clone holds."""
+    from workspace import command_env, tiny_workspace  # tests/workspace.py: the end-to-end tests' copy
+
+    env = command_env()
     with tempfile.TemporaryDirectory(prefix="bench-repro-") as tmp:
-        files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-        for name in files.split():
-            if (REPO / name).is_file() and not name.startswith(("metrics/", "dvc.lock")):
-                (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(REPO / name, Path(tmp) / name)
-        for args in (["git", "init", "-q"], ["git", "add", "-A"],
-                     ["git", "-c", "user.name=b", "-c", "user.email=b@example.com", "commit", "-qm", "bench"]):
-            subprocess.run(args, cwd=tmp, check=True, env=env)
+        tiny_workspace(Path(tmp), params={})                  # no overrides: the default config
 
         def repro() -> float:
             start = time.perf_counter()
