@@ -1,11 +1,13 @@
-"""LeNet-5 exactly as MindSpore's model zoo defines it (models/official/cv/lenet/src/lenet.py), and a faster
-way to compute its convolutions on the CPU that keeps the network's parameters."""
+"""LeNet-5 exactly as MindSpore's model zoo defines it (models/official/cv/lenet/src/lenet.py), and two faster
+ways to compute it on the CPU that keep the network's parameters: gather + MatMul convolutions (pure MindSpore)
+and custom CPU kernels for the convolution and pooling layers (lenet5/cpu_kernels.py)."""
 
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
+from lenet5 import cpu_kernels
 from lenet5.contract import INPUT_SIZE, NUM_CLASSES
 
 
@@ -73,13 +75,74 @@ class Im2ColConv2d(nn.Cell):
         return y.reshape(n, self.out_channels, self.out_size, self.out_size)
 
 
-CONV_IMPLEMENTATIONS = ("auto", "stock", "im2col")
+class FirstConv(nn.Cell):
+    """LeNet's first convolution (1 -> 6 channels, output rows up to 32 wide) as one custom CPU kernel,
+    channels-last in and out. Its input is the data, so only the weight gets a gradient."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.weight = conv.weight
+        out_channels, in_channels, k, _ = conv.weight.shape
+        if (in_channels, out_channels) != (1, 6) or conv.pad_mode != "valid" or conv.has_bias:
+            raise ValueError("FirstConv covers LeNet's first convolution: valid, no bias, 1 -> 6 channels")
+        self.conv = cpu_kernels.first_conv(k, out_channels)
+
+    def construct(self, x):
+        return self.conv(ops.stop_gradient(x), self.weight)
+
+
+class PatchConv(nn.Cell):
+    """A convolution as custom im2col kernel + MatMul, channels-last in and out."""
+
+    def __init__(self, conv: nn.Conv2d):
+        super().__init__()
+        self.weight = conv.weight
+        self.out_channels, _, k, _ = conv.weight.shape
+        self.im2col = cpu_kernels.im2col(k)
+        self.matmul = ops.MatMul(transpose_b=True)
+
+    def construct(self, x):
+        patches = self.im2col(x)
+        n, height, width, patch_size = patches.shape
+        weight = self.weight.transpose(0, 2, 3, 1).reshape(self.out_channels, patch_size)   # (row, col, channel)
+        y = self.matmul(patches.reshape(-1, patch_size), weight)
+        return y.reshape(n, height, width, self.out_channels)
+
+
+class AotLeNet5(LeNet5):
+    """The zoo's LeNet5 computed channels-last with custom CPU kernels (lenet5/cpu_kernels.cc).
+
+    Same parameters, names and results as LeNet5 within float rounding. Activations stay N x H x W x C until the
+    classifier, which gets the standard C x H x W flattening, so the checkpoint is the stock network's.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = FirstConv(self.conv1)
+        self.conv2 = PatchConv(self.conv2)
+        self.relu_pool1 = cpu_kernels.relu_max_pool()
+        self.relu_pool2 = cpu_kernels.relu_max_pool()
+
+    def construct(self, x):
+        n, _, height, width = x.shape
+        x = self.relu_pool1(self.conv1(x.reshape(n, height, width, 1)))    # one channel: NCHW is NHWC
+        x = self.relu_pool2(self.conv2(x))
+        x = x.transpose(0, 3, 1, 2).reshape(n, -1)
+        x = self.relu(self.fc1(x))
+        x = self.relu(self.fc2(x))
+        return self.fc3(x)
+
+
+CONV_IMPLEMENTATIONS = ("auto", "stock", "im2col", "aot")
 
 
 def build_lenet5(conv: str = "stock", input_size: int = INPUT_SIZE) -> LeNet5:
-    """The zoo's LeNet5; with conv="im2col" its two convolutions run as Im2ColConv2d (same parameters)."""
-    if conv not in ("stock", "im2col"):
-        raise ValueError(f"conv implementation {conv!r} is unknown; use stock or im2col")
+    """The zoo's LeNet5 with the same parameters computed by: nn.Conv2d ("stock"), gather + MatMul
+    convolutions ("im2col", pure MindSpore) or custom CPU kernels ("aot", needs a C++ compiler)."""
+    if conv not in ("stock", "im2col", "aot"):
+        raise ValueError(f"conv implementation {conv!r} is unknown; use stock, im2col or aot")
+    if conv == "aot":
+        return AotLeNet5()
     net = LeNet5()
     if conv == "im2col":
         net.conv1 = Im2ColConv2d(net.conv1, input_size)

@@ -50,17 +50,18 @@ def test_short_training_is_reproducible_and_loads_into_the_zoo_network(tiny_mnis
     batch, _ = next(mnist_dataset(folder / "test", "test", 40).create_tuple_iterator())
     np.testing.assert_allclose(restored(batch).asnumpy(), logits, atol=1e-5)
 
-    # trained with the im2col convolutions, exported as a standard convolution graph
-    assert summary["conv"] == "im2col"
+    # trained with the custom CPU kernels, exported as a standard convolution graph
+    assert summary["conv"] == "aot"
     export(restored, "onnx", tmp_path / "lenet.onnx", batch_size=1)
     assert [node.op_type for node in onnx.load(str(tmp_path / "lenet.onnx")).graph.node].count("Conv") == 2
     np.testing.assert_allclose(open_backend(tmp_path / "lenet.onnx").run(batch.asnumpy()), logits, atol=1e-4)
 
 
-def test_stock_and_im2col_training_agree(tiny_mnist):
+@pytest.mark.parametrize("conv", ["im2col", "aot"])
+def test_stock_and_fast_training_agree(tiny_mnist, conv):
     folder, _ = tiny_mnist
     stock = train(folder, TrainParams(epochs=1, conv="stock"))
-    fast = train(folder, TrainParams(epochs=1, conv="im2col"))
-    assert (stock.summary["conv"], fast.summary["conv"]) == ("stock", "im2col")
+    fast = train(folder, TrainParams(epochs=1, conv=conv))
+    assert (stock.summary["conv"], fast.summary["conv"]) == ("stock", conv)
     assert abs(stock.summary["loss"] - fast.summary["loss"]) < 1e-4
     np.testing.assert_allclose(fast.test_logits, stock.test_logits, atol=1e-3)

@@ -1,0 +1,221 @@
+// LeNet-5's convolution and pooling layers as MindSpore custom CPU kernels (ops.Custom, func_type="aot").
+//
+// Every kernel has MindSpore's AOT signature: params holds the inputs, then the output; shapes their shapes.
+// Activations are channels-last (N x H x W x C), so no layer needs a transpose. Work is split over images with
+// OpenMP; sums over images use a fixed chunking, so results do not depend on the number of threads.
+// Built by lenet5/cpu_kernels.py on first use.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+struct Nhwc {
+  int64_t n, h, w, c;
+  explicit Nhwc(const int64_t *shape) : n(shape[0]), h(shape[1]), w(shape[2]), c(shape[3]) {}
+};
+
+typedef float v16 __attribute__((vector_size(64)));  // GCC/Clang vector: AVX-512, or split for narrower CPUs
+constexpr int64_t kLanes = 16;
+constexpr int64_t kImagesPerChunk = 8;
+
+inline v16 load(const float *p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// One image's rows, zero-padded on the right so that every 16-lane load stays inside the buffer.
+std::vector<float> padded_image(const float *x, int64_t h, int64_t w, int64_t stride) {
+  std::vector<float> image(h * stride + kLanes, 0.0f);
+  for (int64_t r = 0; r < h; ++r) std::memcpy(image.data() + r * stride, x + r * w, w * sizeof(float));
+  return image;
+}
+
+// --- first layer: one input channel, direct convolution, a row of outputs per step in registers ------------------
+
+template <int O, int B>
+void first_conv_image(const float *image, int64_t stride, const float *weight, int64_t k, int64_t oh, int64_t ow,
+                      float *y) {
+  for (int64_t r = 0; r < oh; ++r) {
+    v16 acc[O][B] = {};
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        v16 pixels[B];
+        for (int b = 0; b < B; ++b) pixels[b] = load(image + (r + i) * stride + j + b * kLanes);
+        for (int o = 0; o < O; ++o) {
+          const float tap = weight[(o * k + i) * k + j];
+          for (int b = 0; b < B; ++b) acc[o][b] += tap * pixels[b];
+        }
+      }
+    float *out = y + r * ow * O;
+    for (int64_t q = 0; q < ow; ++q)
+      for (int o = 0; o < O; ++o) out[q * O + o] = acc[o][q / kLanes][q % kLanes];
+  }
+}
+
+template <int O, int B>
+void first_conv_weight_grad_image(const float *image, int64_t stride, const float *dy, int64_t k, int64_t oh,
+                                  int64_t ow, v16 *acc /* O x K x K x B */) {
+  for (int64_t r = 0; r < oh; ++r) {
+    v16 grad[O][B] = {};  // lanes past the row's end stay zero
+    for (int64_t q = 0; q < ow; ++q)
+      for (int o = 0; o < O; ++o) grad[o][q / kLanes][q % kLanes] = dy[(r * ow + q) * O + o];
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j < k; ++j) {
+        v16 pixels[B];
+        for (int b = 0; b < B; ++b) pixels[b] = load(image + (r + i) * stride + j + b * kLanes);
+        for (int o = 0; o < O; ++o)
+          for (int b = 0; b < B; ++b) acc[((o * k + i) * k + j) * B + b] += grad[o][b] * pixels[b];
+      }
+  }
+}
+
+template <int O, int B>
+void first_conv(const float *x, const float *weight, float *y, int64_t n, int64_t h, int64_t w, int64_t k) {
+  const int64_t oh = h - k + 1, ow = w - k + 1, stride = B * kLanes + k;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < n; ++b) {
+    const std::vector<float> image = padded_image(x + b * h * w, h, w, stride);
+    first_conv_image<O, B>(image.data(), stride, weight, k, oh, ow, y + b * oh * ow * O);
+  }
+}
+
+template <int O, int B>
+void first_conv_weight_grad(const float *x, const float *dy, float *dweight, int64_t n, int64_t h, int64_t w,
+                            int64_t k) {
+  const int64_t oh = h - k + 1, ow = w - k + 1, stride = B * kLanes + k, taps = O * k * k;
+  const int64_t chunks = (n + kImagesPerChunk - 1) / kImagesPerChunk;
+  std::vector<v16> partial(chunks * taps * B, v16{});
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int64_t b = c * kImagesPerChunk; b < n && b < (c + 1) * kImagesPerChunk; ++b) {
+      const std::vector<float> image = padded_image(x + b * h * w, h, w, stride);
+      first_conv_weight_grad_image<O, B>(image.data(), stride, dy + b * oh * ow * O, k, oh, ow,
+                                         partial.data() + c * taps * B);
+    }
+  for (int64_t t = 0; t < taps; ++t) {
+    v16 sum{};
+    for (int64_t c = 0; c < chunks; ++c)
+      for (int b = 0; b < B; ++b) sum += partial[(c * taps + t) * B + b];
+    float total = 0.0f;
+    for (int64_t lane = 0; lane < kLanes; ++lane) total += sum[lane];
+    dweight[t] = total;
+  }
+}
+
+}  // namespace
+
+// x N x H x W x 1, weight 6 x 1 x K x K -> y N x OH x OW x 6 (OW <= 32)
+extern "C" int FirstConv(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  const auto *weight = static_cast<const float *>(params[1]);
+  auto *y = static_cast<float *>(params[2]);
+  const Nhwc in(shapes[0]);
+  const int64_t out_channels = shapes[1][0], k = shapes[1][2], ow = in.w - k + 1;
+  if (in.c != 1 || out_channels != 6 || ow > 2 * kLanes) return 1;
+  if (ow > kLanes) first_conv<6, 2>(x, weight, y, in.n, in.h, in.w, k);
+  else first_conv<6, 1>(x, weight, y, in.n, in.h, in.w, k);
+  return 0;
+}
+
+// x N x H x W x 1, dy N x OH x OW x 6 -> dweight 6 x 1 x K x K
+extern "C" int FirstConvWeightGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  const auto *dy = static_cast<const float *>(params[1]);
+  auto *dweight = static_cast<float *>(params[2]);
+  const Nhwc in(shapes[0]);
+  const int64_t out_channels = shapes[2][0], k = shapes[2][2], ow = in.w - k + 1;
+  if (in.c != 1 || out_channels != 6 || ow > 2 * kLanes) return 1;
+  if (ow > kLanes) first_conv_weight_grad<6, 2>(x, dy, dweight, in.n, in.h, in.w, k);
+  else first_conv_weight_grad<6, 1>(x, dy, dweight, in.n, in.h, in.w, k);
+  return 0;
+}
+
+// --- other convolutions: patches for a MatMul ----------------------------------------------------------------------
+
+// x N x H x W x C -> patches N x OH x OW x (K*K*C), in (row, column, channel) order; valid padding, stride 1
+extern "C" int Im2Col(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  auto *patches = static_cast<float *>(params[1]);
+  const Nhwc in(shapes[0]), out(shapes[1]);
+  const int64_t k = in.h - out.h + 1, row = k * in.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < in.n; ++b)
+    for (int64_t r = 0; r < out.h; ++r)
+      for (int64_t q = 0; q < out.w; ++q) {
+        float *dst = patches + ((b * out.h + r) * out.w + q) * out.c;
+        const float *src = x + ((b * in.h + r) * in.w + q) * in.c;
+        for (int64_t i = 0; i < k; ++i) std::memcpy(dst + i * row, src + i * in.w * in.c, row * sizeof(float));
+      }
+  return 0;
+}
+
+// patch gradients N x OH x OW x (K*K*C) -> input gradient N x H x W x C, overlapping patches summed
+extern "C" int Col2Im(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *patches = static_cast<const float *>(params[0]);
+  auto *dx = static_cast<float *>(params[1]);
+  const Nhwc in(shapes[0]), out(shapes[1]);
+  const int64_t k = out.h - in.h + 1, row = k * out.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < out.n; ++b) {
+    std::memset(dx + b * out.h * out.w * out.c, 0, out.h * out.w * out.c * sizeof(float));
+    for (int64_t r = 0; r < in.h; ++r)
+      for (int64_t q = 0; q < in.w; ++q) {
+        const float *src = patches + ((b * in.h + r) * in.w + q) * in.c;
+        float *dst = dx + ((b * out.h + r) * out.w + q) * out.c;
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < row; ++j) dst[i * out.w * out.c + j] += src[i * row + j];
+      }
+  }
+  return 0;
+}
+
+// --- ReLU then 2x2 max-pool, stride 2 ---------------------------------------------------------------------------------
+
+// x N x H x W x C -> y N x H/2 x W/2 x C, y = max(0, window maximum)
+extern "C" int ReluMaxPool(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  auto *y = static_cast<float *>(params[1]);
+  const Nhwc in(shapes[0]), out(shapes[1]);
+  const int64_t c = in.c, line = in.w * c;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < out.n; ++b)
+    for (int64_t r = 0; r < out.h; ++r)
+      for (int64_t q = 0; q < out.w; ++q) {
+        const float *top = x + ((b * in.h + 2 * r) * in.w + 2 * q) * c;
+        float *dst = y + ((b * out.h + r) * out.w + q) * c;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          float m = 0.0f;
+          for (const float v : {top[ch], top[c + ch], top[line + ch], top[line + c + ch]}) m = v > m ? v : m;
+          dst[ch] = m;
+        }
+      }
+  return 0;
+}
+
+// x, y, dy -> dx: a window's gradient goes to its first maximum (MaxPool's rule), and only where y > 0 (ReLU's)
+extern "C" int ReluMaxPoolGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  const auto *y = static_cast<const float *>(params[1]);
+  const auto *dy = static_cast<const float *>(params[2]);
+  auto *dx = static_cast<float *>(params[3]);
+  const Nhwc in(shapes[0]), out(shapes[1]);
+  const int64_t c = in.c, line = in.w * c;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < out.n; ++b)
+    for (int64_t r = 0; r < out.h; ++r)
+      for (int64_t q = 0; q < out.w; ++q) {
+        const int64_t top = ((b * in.h + 2 * r) * in.w + 2 * q) * c, at = ((b * out.h + r) * out.w + q) * c;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          const float m = y[at + ch], g = m > 0.0f ? dy[at + ch] : 0.0f;
+          const int64_t p0 = top + ch, p1 = p0 + c, p2 = p0 + line, p3 = p2 + c;
+          const bool first = x[p0] == m, second = !first && x[p1] == m, third = !first && !second && x[p2] == m;
+          dx[p0] = first ? g : 0.0f;
+          dx[p1] = second ? g : 0.0f;
+          dx[p2] = third ? g : 0.0f;
+          dx[p3] = first || second || third ? 0.0f : g;
+        }
+      }
+  return 0;
+}
