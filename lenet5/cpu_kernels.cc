@@ -132,41 +132,146 @@ extern "C" int FirstConvWeightGrad(int, void **params, int *, int64_t **shapes, 
   return 0;
 }
 
-// --- other convolutions: patches for a MatMul ----------------------------------------------------------------------
+// --- second layer: C -> 16 channels, one 16-lane vector per output pixel ----------------------------------------
 
-// x N x H x W x C -> patches N x OH x OW x (K*K*C), in (row, column, channel) order; valid padding, stride 1
-extern "C" int Im2Col(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+namespace {
+
+constexpr int64_t kSecondOut = 16;  // = kLanes: a pixel's output channels are one vector
+
+// weight 16 x C x K x K -> one 16-lane vector per tap, taps in (row, column, channel) order
+std::vector<v16> taps_by_row(const float *weight, int64_t c, int64_t k) {
+  std::vector<v16> taps(k * k * c);
+  for (int64_t o = 0; o < kSecondOut; ++o)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j) taps[(i * k + j) * c + ch][o] = weight[((o * c + ch) * k + i) * k + j];
+  return taps;
+}
+
+// U output pixels of one row, from q on
+template <int U>
+void second_conv_pixels(const float *x, const v16 *taps, const Nhwc &in, int64_t k, int64_t b, int64_t r,
+                        int64_t q, float *y) {
+  const int64_t row = k * in.c;  // a patch row: K pixels x C channels, contiguous in the input
+  v16 acc[U] = {};
+  for (int64_t i = 0; i < k; ++i) {
+    const float *src = x + ((b * in.h + r + i) * in.w + q) * in.c;
+    const v16 *tap = taps + i * row;
+    for (int64_t t = 0; t < row; ++t)
+      for (int u = 0; u < U; ++u) acc[u] += tap[t] * src[u * in.c + t];
+  }
+  std::memcpy(y, acc, sizeof acc);
+}
+
+}  // namespace
+
+// x N x H x W x C, weight 16 x C x K x K -> y N x OH x OW x 16
+extern "C" int SecondConv(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
   const auto *x = static_cast<const float *>(params[0]);
-  auto *patches = static_cast<float *>(params[1]);
-  const Nhwc in(shapes[0]), out(shapes[1]);
-  const int64_t k = in.h - out.h + 1, row = k * in.c;
+  const auto *weight = static_cast<const float *>(params[1]);
+  auto *y = static_cast<float *>(params[2]);
+  const Nhwc in(shapes[0]), out(shapes[2]);
+  const int64_t k = shapes[1][2];
+  if (out.c != kSecondOut) return 1;
+  const std::vector<v16> taps = taps_by_row(weight, in.c, k);
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < in.n; ++b)
     for (int64_t r = 0; r < out.h; ++r)
-      for (int64_t q = 0; q < out.w; ++q) {
-        float *dst = patches + ((b * out.h + r) * out.w + q) * out.c;
-        const float *src = x + ((b * in.h + r) * in.w + q) * in.c;
-        for (int64_t i = 0; i < k; ++i) std::memcpy(dst + i * row, src + i * in.w * in.c, row * sizeof(float));
+      for (int64_t q = 0; q < out.w; q += 4) {
+        float *dst = y + ((b * out.h + r) * out.w + q) * kSecondOut;
+        switch (out.w - q) {
+          case 1: second_conv_pixels<1>(x, taps.data(), in, k, b, r, q, dst); break;
+          case 2: second_conv_pixels<2>(x, taps.data(), in, k, b, r, q, dst); break;
+          case 3: second_conv_pixels<3>(x, taps.data(), in, k, b, r, q, dst); break;
+          default: second_conv_pixels<4>(x, taps.data(), in, k, b, r, q, dst);
+        }
       }
   return 0;
 }
 
-// patch gradients N x OH x OW x (K*K*C) -> input gradient N x H x W x C, overlapping patches summed
-extern "C" int Col2Im(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
-  const auto *patches = static_cast<const float *>(params[0]);
-  auto *dx = static_cast<float *>(params[1]);
-  const Nhwc in(shapes[0]), out(shapes[1]);
-  const int64_t k = out.h - in.h + 1, row = k * out.c;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < out.n; ++b) {
-    std::memset(dx + b * out.h * out.w * out.c, 0, out.h * out.w * out.c * sizeof(float));
-    for (int64_t r = 0; r < in.h; ++r)
-      for (int64_t q = 0; q < in.w; ++q) {
-        const float *src = patches + ((b * in.h + r) * in.w + q) * in.c;
-        float *dst = dx + ((b * out.h + r) * out.w + q) * out.c;
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < row; ++j) dst[i * out.w * out.c + j] += src[i * row + j];
+namespace {
+
+// the gradient of one patch row (B vectors, zero-padded past K*C) from one output pixel's gradient g
+template <int B>
+void second_conv_input_grad_image(const float *dy, const v16 *by_channel, const Nhwc &out, const Nhwc &in, int64_t k,
+                                  float *dx) {
+  const int64_t row = k * in.c;
+  for (int64_t r = 0; r < out.h; ++r)
+    for (int64_t q = 0; q < out.w; ++q) {
+      const float *g = dy + (r * out.w + q) * kSecondOut;
+      for (int64_t i = 0; i < k; ++i) {
+        v16 acc[B] = {};
+        for (int64_t o = 0; o < kSecondOut; ++o)
+          for (int b = 0; b < B; ++b) acc[b] += g[o] * by_channel[(o * k + i) * B + b];
+        const float *sum = reinterpret_cast<const float *>(acc);
+        float *dst = dx + ((r + i) * in.w + q) * in.c;
+        for (int64_t t = 0; t < row; ++t) dst[t] += sum[t];
       }
+    }
+}
+
+}  // namespace
+
+// dy N x OH x OW x 16, weight 16 x C x K x K -> dx N x H x W x C (patch rows of K*C <= 64 values)
+extern "C" int SecondConvInputGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *dy = static_cast<const float *>(params[0]);
+  const auto *weight = static_cast<const float *>(params[1]);
+  auto *dx = static_cast<float *>(params[2]);
+  const Nhwc out(shapes[0]), in(shapes[2]);
+  const int64_t k = shapes[1][2], row = k * in.c, blocks = (row + kLanes - 1) / kLanes;
+  if (out.c != kSecondOut || blocks > 4) return 1;
+  // per output channel and kernel row, the taps in (column, channel) order as in a patch row, zero-padded
+  std::vector<v16> by_channel(kSecondOut * k * blocks, v16{});
+  for (int64_t o = 0; o < kSecondOut; ++o)
+    for (int64_t ch = 0; ch < in.c; ++ch)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t j = 0; j < k; ++j) {
+          const int64_t t = j * in.c + ch;
+          by_channel[(o * k + i) * blocks + t / kLanes][t % kLanes] = weight[((o * in.c + ch) * k + i) * k + j];
+        }
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < in.n; ++b) {
+    float *image = dx + b * in.h * in.w * in.c;
+    const float *grad = dy + b * out.h * out.w * kSecondOut;
+    std::memset(image, 0, in.h * in.w * in.c * sizeof(float));
+    switch (blocks) {
+      case 1: second_conv_input_grad_image<1>(grad, by_channel.data(), out, in, k, image); break;
+      case 2: second_conv_input_grad_image<2>(grad, by_channel.data(), out, in, k, image); break;
+      case 3: second_conv_input_grad_image<3>(grad, by_channel.data(), out, in, k, image); break;
+      default: second_conv_input_grad_image<4>(grad, by_channel.data(), out, in, k, image);
+    }
+  }
+  return 0;
+}
+
+// x N x H x W x C, dy N x OH x OW x 16 -> dweight 16 x C x K x K
+extern "C" int SecondConvWeightGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  const auto *dy = static_cast<const float *>(params[1]);
+  auto *dweight = static_cast<float *>(params[2]);
+  const Nhwc in(shapes[0]), out(shapes[1]);
+  const int64_t k = shapes[2][2], row = k * in.c, taps = k * row;
+  if (out.c != kSecondOut) return 1;
+  const int64_t chunks = (in.n + kImagesPerChunk - 1) / kImagesPerChunk;
+  std::vector<v16> partial(chunks * taps, v16{});
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    v16 *acc = partial.data() + c * taps;
+    for (int64_t b = c * kImagesPerChunk; b < in.n && b < (c + 1) * kImagesPerChunk; ++b)
+      for (int64_t r = 0; r < out.h; ++r)
+        for (int64_t q = 0; q < out.w; ++q) {
+          const v16 g = load(dy + ((b * out.h + r) * out.w + q) * kSecondOut);
+          for (int64_t i = 0; i < k; ++i) {
+            const float *src = x + ((b * in.h + r + i) * in.w + q) * in.c;
+            for (int64_t t = 0; t < row; ++t) acc[i * row + t] += g * src[t];
+          }
+        }
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    v16 sum{};
+    for (int64_t c = 0; c < chunks; ++c) sum += partial[c * taps + t];
+    const int64_t i = t / row, j = (t % row) / in.c, ch = t % in.c;
+    for (int64_t o = 0; o < kSecondOut; ++o) dweight[((o * in.c + ch) * k + i) * k + j] = sum[o];
   }
   return 0;
 }

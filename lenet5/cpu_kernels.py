@@ -93,15 +93,16 @@ def first_conv(kernel_size: int, out_channels: int) -> ops.Custom:
                      bprop)
 
 
-def im2col(kernel_size: int) -> ops.Custom:
-    """N x H x W x C -> patches N x OH x OW x (K*K*C), in (row, column, channel) order."""
+def second_conv(kernel_size: int, in_channels: int) -> ops.Custom:
+    """(x N x H x W x C, weight 16 x C x K x K) -> N x OH x OW x 16; gradients for both."""
     k = kernel_size
-    col2im = _operator("Col2Im", lambda d: (d[0], d[1] + k - 1, d[2] + k - 1, d[3] // (k * k)))
+    input_grad = _operator("SecondConvInputGrad", lambda dy, w: (dy[0], dy[1] + k - 1, dy[2] + k - 1, in_channels))
+    weight_grad = _operator("SecondConvWeightGrad", lambda x, dy: (16, in_channels, k, k))
 
-    def bprop(x, out, dout):
-        return (col2im(dout),)
+    def bprop(x, weight, out, dout):
+        return input_grad(dout, weight), weight_grad(x, dout)
 
-    return _operator("Im2Col", lambda s: (s[0], s[1] - k + 1, s[2] - k + 1, s[3] * k * k), bprop)
+    return _operator("SecondConv", lambda x, w: (x[0], x[1] - k + 1, x[2] - k + 1, 16), bprop)
 
 
 def relu_max_pool() -> ops.Custom:

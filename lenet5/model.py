@@ -91,22 +91,19 @@ class FirstConv(nn.Cell):
         return self.conv(ops.stop_gradient(x), self.weight)
 
 
-class PatchConv(nn.Cell):
-    """A convolution as custom im2col kernel + MatMul, channels-last in and out."""
+class SecondConv(nn.Cell):
+    """LeNet's second convolution (C -> 16 channels) as one custom CPU kernel, channels-last in and out."""
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
         self.weight = conv.weight
-        self.out_channels, _, k, _ = conv.weight.shape
-        self.im2col = cpu_kernels.im2col(k)
-        self.matmul = ops.MatMul(transpose_b=True)
+        out_channels, in_channels, k, _ = conv.weight.shape
+        if out_channels != 16 or conv.pad_mode != "valid" or conv.has_bias:
+            raise ValueError("SecondConv covers LeNet's second convolution: valid, no bias, 16 output channels")
+        self.conv = cpu_kernels.second_conv(k, in_channels)
 
     def construct(self, x):
-        patches = self.im2col(x)
-        n, height, width, patch_size = patches.shape
-        weight = self.weight.transpose(0, 2, 3, 1).reshape(self.out_channels, patch_size)   # (row, col, channel)
-        y = self.matmul(patches.reshape(-1, patch_size), weight)
-        return y.reshape(n, height, width, self.out_channels)
+        return self.conv(x, self.weight)
 
 
 class AotLeNet5(LeNet5):
@@ -119,7 +116,7 @@ class AotLeNet5(LeNet5):
     def __init__(self):
         super().__init__()
         self.conv1 = FirstConv(self.conv1)
-        self.conv2 = PatchConv(self.conv2)
+        self.conv2 = SecondConv(self.conv2)
         self.relu_pool1 = cpu_kernels.relu_max_pool()
         self.relu_pool2 = cpu_kernels.relu_max_pool()
 

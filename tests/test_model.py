@@ -86,15 +86,15 @@ def value_and_gradients(cell, x, upstream, wrt_input=True):
     return ops.value_and_grad(loss, grad_position=0 if wrt_input else None, weights=cell.trainable_params())(x)
 
 
-@pytest.mark.parametrize("in_channels, out_channels, kernel, size, batch", [
-    (1, 6, 5, 32, 4), (6, 16, 5, 14, 3), (3, 8, 3, 9, 2), (2, 4, 1, 7, 1),
+@pytest.mark.parametrize("in_channels, kernel, size, batch", [
+    (6, 5, 14, 3), (6, 5, 14, 17), (1, 5, 32, 2), (3, 3, 9, 2), (2, 1, 7, 1), (4, 3, 10, 9), (8, 5, 9, 2),
 ])
-def test_patch_convolution_kernel_equals_conv2d_forward_and_gradients(in_channels, out_channels, kernel, size,
-                                                                       batch):
-    from lenet5.model import PatchConv
+def test_second_convolution_kernel_equals_conv2d_forward_and_gradients(in_channels, kernel, size, batch):
+    from lenet5.model import SecondConv
 
+    out_channels = 16
     stock = nn.Conv2d(in_channels, out_channels, kernel, pad_mode="valid")
-    fast = PatchConv(stock)
+    fast = SecondConv(stock)
     assert fast.weight is stock.weight
     rng = np.random.default_rng(in_channels * 100 + size)
     x = rng.normal(size=(batch, in_channels, size, size)).astype(np.float32)
@@ -127,11 +127,13 @@ def test_first_convolution_kernel_equals_conv2d_forward_and_weight_gradient(kern
     np.testing.assert_allclose(fast_dw.asnumpy(), stock_dw.asnumpy(), atol=1e-4)
 
 
-def test_first_convolution_kernel_refuses_other_layers():
-    from lenet5.model import FirstConv
+def test_convolution_kernels_refuse_other_layers():
+    from lenet5.model import FirstConv, SecondConv
 
     with pytest.raises(ValueError, match="1 -> 6 channels"):
         FirstConv(nn.Conv2d(3, 6, 5, pad_mode="valid"))
+    with pytest.raises(ValueError, match="16 output channels"):
+        SecondConv(nn.Conv2d(6, 8, 5, pad_mode="valid"))
 
 
 def test_relu_max_pool_kernel_equals_relu_then_max_pool_with_ties():
