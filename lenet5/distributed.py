@@ -72,6 +72,8 @@ def launch(workers: int, script: str, master_port: int = 0, log_dir: Path = LOG_
                f"--log_dir={log_dir}", "--join=True", f"--cluster_time_out={cluster_timeout}", script]
     python_path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))   # for `stages`
     env = {**os.environ, LAUNCHED: "1", "PYTHONPATH": python_path}
+    # the CPU kernels' OpenMP threads: share the cores between the local workers unless the user chose
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     print("running:", " ".join(command), flush=True)
     result = subprocess.run(command, env=env, check=False)
     if result.returncode != 0:

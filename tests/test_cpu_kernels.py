@@ -58,3 +58,34 @@ def test_auto_uses_the_kernels_on_the_cpu_where_they_build():
 def test_aot_on_another_device_is_a_params_error():
     with pytest.raises(ValueError, match="train.conv aot is for the CPU only"):
         TrainParams(conv="aot", device="Ascend").check()
+
+
+GRADIENTS_SCRIPT = """
+import sys; sys.path.insert(0, ".")
+import numpy as np, mindspore as ms
+from mindspore import ops
+ms.set_device("CPU"); ms.set_context(mode=ms.GRAPH_MODE); ms.set_seed(0)
+from lenet5.model import build_lenet5
+net = build_lenet5("aot")
+rng = np.random.default_rng(0)
+x = ms.Tensor(rng.normal(size=(37, 1, 32, 32)).astype(np.float32))
+loss = lambda inputs: (net(inputs) ** 2).sum()
+grads = ops.grad(loss, grad_position=None, weights=net.trainable_params())(x)
+sys.stdout.write(b"".join(g.asnumpy().tobytes() for g in grads).hex())
+"""
+
+
+def test_gradients_do_not_depend_on_the_number_of_threads(tmp_path):
+    """Same params -> same metrics on any core count: the kernels sum over images in a fixed order."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    script = tmp_path / "gradients.py"                  # MindSpore compiles from source: not from `python -c`
+    script.write_text(GRADIENTS_SCRIPT)
+    outputs = [subprocess.run([sys.executable, str(script)], cwd=repo, capture_output=True, text=True,
+                              check=True, env={**os.environ, "OMP_NUM_THREADS": threads, "GLOG_v": "3"}).stdout
+               for threads in ("1", "2", "3")]
+    assert len(outputs[0]) > 1000 and outputs[0] == outputs[1] == outputs[2]
