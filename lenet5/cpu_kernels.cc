@@ -2,8 +2,9 @@
 //
 // Every kernel has MindSpore's AOT signature: params holds the inputs, then the output; shapes their shapes.
 // Activations are channels-last (N x H x W x C), so no layer needs a transpose. Work is split over images with
-// OpenMP; sums over images use a fixed chunking, so results do not depend on the number of threads.
-// Built by lenet5/cpu_kernels.py on first use.
+// OpenMP; sums over images use a fixed chunking, so results do not depend on the number of threads. A kernel
+// returns 1 for shapes it does not cover, and MindSpore then stops with an error. Built by lenet5/cpu_kernels.py
+// on first use.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -191,7 +192,8 @@ extern "C" int SecondConv(int, void **params, int *, int64_t **shapes, const cha
 
 namespace {
 
-// the gradient of one patch row (B vectors, zero-padded past K*C) from one output pixel's gradient g
+// one image's input gradient: each output pixel's gradient spread over its patch, one patch row (K*C values,
+// B vectors zero-padded past them) at a time
 template <int B>
 void second_conv_input_grad_image(const float *dy, const v16 *by_channel, const Nhwc &out, const Nhwc &in, int64_t k,
                                   float *dx) {
@@ -203,7 +205,8 @@ void second_conv_input_grad_image(const float *dy, const v16 *by_channel, const 
         v16 acc[B] = {};
         for (int64_t o = 0; o < kSecondOut; ++o)
           for (int b = 0; b < B; ++b) acc[b] += g[o] * by_channel[(o * k + i) * B + b];
-        const float *sum = reinterpret_cast<const float *>(acc);
+        float sum[B * kLanes];
+        std::memcpy(sum, acc, sizeof sum);
         float *dst = dx + ((r + i) * in.w + q) * in.c;
         for (int64_t t = 0; t < row; ++t) dst[t] += sum[t];
       }
