@@ -105,19 +105,27 @@ void first_conv_weight_grad(const float *x, const float *dy, float *dweight, int
   }
 }
 
+// The first layer's kernels cover x N x H x W x 1 with a 6 x 1 x K x K weight (shape at weight_shape) and output
+// rows of up to 32 pixels: `run(in, k, wide)` gets the shapes, wide for rows over 16 pixels (two vectors).
+template <typename Run>
+int first_layer(int64_t **shapes, int weight_shape, Run run) {
+  const Nhwc in(shapes[0]);
+  const int64_t out_channels = shapes[weight_shape][0], k = shapes[weight_shape][2], ow = in.w - k + 1;
+  if (in.c != 1 || out_channels != 6 || ow > 2 * kLanes) return 1;
+  run(in, k, ow > kLanes);
+  return 0;
+}
+
 }  // namespace
 
-// x N x H x W x 1, weight 6 x 1 x K x K -> y N x OH x OW x 6 (OW <= 32)
+// x N x H x W x 1, weight 6 x 1 x K x K -> y N x OH x OW x 6
 extern "C" int FirstConv(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
   const auto *x = static_cast<const float *>(params[0]);
   const auto *weight = static_cast<const float *>(params[1]);
   auto *y = static_cast<float *>(params[2]);
-  const Nhwc in(shapes[0]);
-  const int64_t out_channels = shapes[1][0], k = shapes[1][2], ow = in.w - k + 1;
-  if (in.c != 1 || out_channels != 6 || ow > 2 * kLanes) return 1;
-  if (ow > kLanes) first_conv<6, 2>(x, weight, y, in.n, in.h, in.w, k);
-  else first_conv<6, 1>(x, weight, y, in.n, in.h, in.w, k);
-  return 0;
+  return first_layer(shapes, 1, [&](const Nhwc &in, int64_t k, bool wide) {
+    (wide ? first_conv<6, 2> : first_conv<6, 1>)(x, weight, y, in.n, in.h, in.w, k);
+  });
 }
 
 // x N x H x W x 1, dy N x OH x OW x 6 -> dweight 6 x 1 x K x K
@@ -125,12 +133,9 @@ extern "C" int FirstConvWeightGrad(int, void **params, int *, int64_t **shapes, 
   const auto *x = static_cast<const float *>(params[0]);
   const auto *dy = static_cast<const float *>(params[1]);
   auto *dweight = static_cast<float *>(params[2]);
-  const Nhwc in(shapes[0]);
-  const int64_t out_channels = shapes[2][0], k = shapes[2][2], ow = in.w - k + 1;
-  if (in.c != 1 || out_channels != 6 || ow > 2 * kLanes) return 1;
-  if (ow > kLanes) first_conv_weight_grad<6, 2>(x, dy, dweight, in.n, in.h, in.w, k);
-  else first_conv_weight_grad<6, 1>(x, dy, dweight, in.n, in.h, in.w, k);
-  return 0;
+  return first_layer(shapes, 2, [&](const Nhwc &in, int64_t k, bool wide) {
+    (wide ? first_conv_weight_grad<6, 2> : first_conv_weight_grad<6, 1>)(x, dy, dweight, in.n, in.h, in.w, k);
+  });
 }
 
 // --- second layer: C -> 16 channels, one 16-lane vector per output pixel ----------------------------------------
