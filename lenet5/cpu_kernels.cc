@@ -286,12 +286,13 @@ extern "C" int SecondConvWeightGrad(int, void **params, int *, int64_t **shapes,
 
 // --- ReLU then 2x2 max-pool, stride 2 ---------------------------------------------------------------------------------
 
-// x N x H x W x C -> y N x H/2 x W/2 x C, y = max(0, window maximum)
+// x N x H x W x C (H, W even) -> y N x H/2 x W/2 x C, y = max(0, window maximum); NaN stays NaN
 extern "C" int ReluMaxPool(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
   const auto *x = static_cast<const float *>(params[0]);
   auto *y = static_cast<float *>(params[1]);
   const Nhwc in(shapes[0]), out(shapes[1]);
   const int64_t c = in.c, line = in.w * c;
+  if (in.h != 2 * out.h || in.w != 2 * out.w) return 1;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < out.n; ++b)
     for (int64_t r = 0; r < out.h; ++r)
@@ -300,7 +301,7 @@ extern "C" int ReluMaxPool(int, void **params, int *, int64_t **shapes, const ch
         float *dst = y + ((b * out.h + r) * out.w + q) * c;
         for (int64_t ch = 0; ch < c; ++ch) {
           float m = 0.0f;
-          for (const float v : {top[ch], top[c + ch], top[line + ch], top[line + c + ch]}) m = v > m ? v : m;
+          for (const float v : {top[ch], top[c + ch], top[line + ch], top[line + c + ch]}) m = v > m || v != v ? v : m;
           dst[ch] = m;
         }
       }
@@ -315,6 +316,7 @@ extern "C" int ReluMaxPoolGrad(int, void **params, int *, int64_t **shapes, cons
   auto *dx = static_cast<float *>(params[3]);
   const Nhwc in(shapes[0]), out(shapes[1]);
   const int64_t c = in.c, line = in.w * c;
+  if (in.h != 2 * out.h || in.w != 2 * out.w) return 1;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < out.n; ++b)
     for (int64_t r = 0; r < out.h; ++r)

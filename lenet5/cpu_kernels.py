@@ -54,6 +54,15 @@ def library() -> Path:
     target = cache_folder() / f"lenet5_cpu_kernels-{key.hexdigest()[:16]}.so"
     if target.exists():
         return target
+    try:
+        _build(compiler, target)
+    except OSError as error:
+        raise KernelBuildError(f"cannot build the kernels in {target.parent} ({error.strerror or error}); set "
+                               "LENET5_KERNEL_CACHE to a writable folder or train.conv: im2col") from error
+    return target
+
+
+def _build(compiler: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # build beside the target and rename: concurrent builders (msrun workers) never see a partial library
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as tmp:
@@ -61,14 +70,15 @@ def library() -> Path:
         result = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built)], check=False,
                                 capture_output=True, text=True)
         if result.returncode != 0:
-            first_error = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr[:200])
-            raise KernelBuildError(f"compiling {SOURCE.name} failed: {first_error.strip()}; set train.conv: im2col")
+            first_error = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr)
+            raise KernelBuildError(f"compiling {SOURCE.name} failed: {' '.join(first_error.split())[:300]}; "
+                                   "set train.conv: im2col")
         built.replace(target)
-    return target
 
 
+@functools.cache
 def available() -> tuple[bool, str]:
-    """(True, "") if the kernels build or are cached here, else (False, why)."""
+    """(True, "") if the kernels build or are cached here, else (False, why); asked once per process."""
     try:
         library()
     except KernelBuildError as error:
@@ -81,32 +91,36 @@ def _operator(kernel: str, out_shape, bprop=None) -> ops.Custom:
                       func_type="aot", bprop=bprop)
 
 
-def first_conv(kernel_size: int, out_channels: int) -> ops.Custom:
-    """(x N x H x W x 1, weight O x 1 x K x K) -> N x OH x OW x O; gradient for the weight only."""
-    weight_grad = _operator("FirstConvWeightGrad", lambda x, dy: (out_channels, 1, kernel_size, kernel_size))
+FIRST_CONV_OUT = 6       # the channels the kernels cover, LeNet-5's
+SECOND_CONV_OUT = 16
+
+
+def first_conv(kernel_size: int) -> ops.Custom:
+    """(x N x H x W x 1, weight 6 x 1 x K x K) -> N x OH x OW x 6; gradient for the weight only."""
+    k, out_channels = kernel_size, FIRST_CONV_OUT
+    weight_grad = _operator("FirstConvWeightGrad", lambda x, dy: (out_channels, 1, k, k))
     zeros_like = ops.ZerosLike()
 
     def bprop(x, weight, out, dout):
         return zeros_like(x), weight_grad(x, dout)
 
-    return _operator("FirstConv", lambda x, w: (x[0], x[1] - kernel_size + 1, x[2] - kernel_size + 1, out_channels),
-                     bprop)
+    return _operator("FirstConv", lambda x, w: (x[0], x[1] - k + 1, x[2] - k + 1, out_channels), bprop)
 
 
 def second_conv(kernel_size: int, in_channels: int) -> ops.Custom:
     """(x N x H x W x C, weight 16 x C x K x K) -> N x OH x OW x 16; gradients for both."""
     k = kernel_size
     input_grad = _operator("SecondConvInputGrad", lambda dy, w: (dy[0], dy[1] + k - 1, dy[2] + k - 1, in_channels))
-    weight_grad = _operator("SecondConvWeightGrad", lambda x, dy: (16, in_channels, k, k))
+    weight_grad = _operator("SecondConvWeightGrad", lambda x, dy: (SECOND_CONV_OUT, in_channels, k, k))
 
     def bprop(x, weight, out, dout):
         return input_grad(dout, weight), weight_grad(x, dout)
 
-    return _operator("SecondConv", lambda x, w: (x[0], x[1] - k + 1, x[2] - k + 1, 16), bprop)
+    return _operator("SecondConv", lambda x, w: (x[0], x[1] - k + 1, x[2] - k + 1, SECOND_CONV_OUT), bprop)
 
 
 def relu_max_pool() -> ops.Custom:
-    """max(0, 2x2 max-pool with stride 2) over N x H x W x C."""
+    """max(0, 2x2 max-pool with stride 2) over N x H x W x C, H and W even."""
     grad = _operator("ReluMaxPoolGrad", lambda x, y, dy: x)
 
     def bprop(x, out, dout):

@@ -44,6 +44,15 @@ class LeNet5(nn.Cell):
         return x
 
 
+def check_plain_convolution(conv: nn.Conv2d, name: str) -> None:
+    """The faster forms cover LeNet's kind of convolution only: valid padding, stride 1, square, no dilation,
+    groups or bias."""
+    _, _, kh, kw = conv.weight.shape
+    if (conv.pad_mode != "valid" or conv.has_bias or tuple(conv.stride) != (1, 1) or conv.group != 1
+            or tuple(conv.dilation) != (1, 1) or kh != kw):
+        raise ValueError(f"{name} covers valid, stride-1, square, undilated, ungrouped convolutions without bias")
+
+
 class Im2ColConv2d(nn.Cell):
     """An `nn.Conv2d` (valid padding, stride 1, no bias) computed as one gather and one MatMul.
 
@@ -54,8 +63,7 @@ class Im2ColConv2d(nn.Cell):
 
     def __init__(self, conv: nn.Conv2d, input_size: int):
         super().__init__()
-        if conv.pad_mode != "valid" or conv.has_bias or tuple(conv.stride) != (1, 1) or conv.group != 1:
-            raise ValueError("Im2ColConv2d covers valid, stride-1, ungrouped convolutions without bias")
+        check_plain_convolution(conv, "Im2ColConv2d")
         self.weight = conv.weight
         out_channels, in_channels, k, _ = conv.weight.shape
         self.out_size = input_size - k + 1
@@ -83,9 +91,10 @@ class FirstConv(nn.Cell):
         super().__init__()
         self.weight = conv.weight
         out_channels, in_channels, k, _ = conv.weight.shape
-        if (in_channels, out_channels) != (1, 6) or conv.pad_mode != "valid" or conv.has_bias:
-            raise ValueError("FirstConv covers LeNet's first convolution: valid, no bias, 1 -> 6 channels")
-        self.conv = cpu_kernels.first_conv(k, out_channels)
+        check_plain_convolution(conv, "FirstConv")
+        if (in_channels, out_channels) != (1, cpu_kernels.FIRST_CONV_OUT):
+            raise ValueError("FirstConv covers LeNet's first convolution: 1 -> 6 channels")
+        self.conv = cpu_kernels.first_conv(k)
 
     def construct(self, x):
         return self.conv(ops.stop_gradient(x), self.weight)
@@ -98,8 +107,9 @@ class SecondConv(nn.Cell):
         super().__init__()
         self.weight = conv.weight
         out_channels, in_channels, k, _ = conv.weight.shape
-        if out_channels != 16 or conv.pad_mode != "valid" or conv.has_bias:
-            raise ValueError("SecondConv covers LeNet's second convolution: valid, no bias, 16 output channels")
+        check_plain_convolution(conv, "SecondConv")
+        if out_channels != cpu_kernels.SECOND_CONV_OUT:
+            raise ValueError("SecondConv covers LeNet's second convolution: 16 output channels")
         self.conv = cpu_kernels.second_conv(k, in_channels)
 
     def construct(self, x):
@@ -135,7 +145,8 @@ CONV_IMPLEMENTATIONS = ("auto", "stock", "im2col", "aot")
 
 def build_lenet5(conv: str = "stock", input_size: int = INPUT_SIZE) -> LeNet5:
     """The zoo's LeNet5 with the same parameters computed by: nn.Conv2d ("stock"), gather + MatMul
-    convolutions ("im2col", pure MindSpore) or custom CPU kernels ("aot", needs a C++ compiler)."""
+    convolutions ("im2col", pure MindSpore) or custom CPU kernels ("aot", needs a C++ compiler). `input_size`
+    is the side of the square input, which im2col's gather indices are built for; the others take any size."""
     if conv not in ("stock", "im2col", "aot"):
         raise ValueError(f"conv implementation {conv!r} is unknown; use stock, im2col or aot")
     if conv == "aot":

@@ -10,8 +10,10 @@ def fresh_build(monkeypatch, tmp_path):
     """The kernel library built into an empty cache folder, as on a new machine."""
     monkeypatch.setenv("LENET5_KERNEL_CACHE", str(tmp_path / "cache"))
     cpu_kernels.library.cache_clear()
+    cpu_kernels.available.cache_clear()
     yield tmp_path
     cpu_kernels.library.cache_clear()
+    cpu_kernels.available.cache_clear()
 
 
 def test_library_is_built_once_into_the_cache_folder(fresh_build):
@@ -49,6 +51,14 @@ def test_a_compile_error_names_the_source_and_the_first_error(fresh_build, monke
         cpu_kernels.library()
     assert "\n" not in str(error.value)
     assert not list((fresh_build / "cache").iterdir())                     # nothing half-built left
+
+
+def test_an_unwritable_cache_folder_is_one_clear_error(fresh_build, monkeypatch):
+    blocker = fresh_build / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("LENET5_KERNEL_CACHE", str(blocker / "cache"))
+    with pytest.raises(UserError, match="cannot build the kernels in .*a-file/cache .*LENET5_KERNEL_CACHE"):
+        cpu_kernels.library()
 
 
 def test_auto_uses_the_kernels_on_the_cpu_where_they_build():

@@ -134,6 +134,15 @@ def test_convolution_kernels_refuse_other_layers():
         FirstConv(nn.Conv2d(3, 6, 5, pad_mode="valid"))
     with pytest.raises(ValueError, match="16 output channels"):
         SecondConv(nn.Conv2d(6, 8, 5, pad_mode="valid"))
+    with pytest.raises(ValueError, match="SecondConv covers valid, stride-1"):
+        SecondConv(nn.Conv2d(6, 16, 5, stride=2, pad_mode="valid"))
+
+
+def test_pooling_kernel_refuses_odd_sizes():
+    from lenet5 import cpu_kernels
+
+    with pytest.raises(RuntimeError, match="ReluMaxPool"):
+        cpu_kernels.relu_max_pool()(ms.Tensor(np.ones((1, 5, 4, 2), np.float32))).asnumpy()
 
 
 def test_relu_max_pool_kernel_equals_relu_then_max_pool_with_ties():
