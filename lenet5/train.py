@@ -3,7 +3,7 @@
 The split goes through the zoo's MindSpore data pipeline once and is held in memory; each epoch then draws a
 seeded permutation of it in batches. On the CPU the convolution and pooling layers run as custom CPU kernels
 (`train.conv: auto` -> aot, or gather + MatMul convolutions where no C++ compiler is found), which keep the
-network's parameters and results but train over twenty times faster than MindSpore's own CPU convolution.
+network's parameters and results but train about twenty times faster than MindSpore's own CPU convolution.
 
 Under msrun (`train.workers` > 1, see lenet5/distributed.py) every worker trains on its own shard of the split
 with batch `train.batch_size`, so the global batch is batch_size x workers; the learning rate is scaled by the
