@@ -150,13 +150,12 @@ def main():
                       f"{rounds[contender][-1]['images_per_second']:.0f} images/s", file=sys.stderr)
         medians = {c: statistics.median(x["images_per_second"] for x in runs) for c, runs in rounds.items()}
         results["train"] = {c: {"median_images_per_second": medians[c], "rounds": runs} for c, runs in rounds.items()}
-        def ratios(a: str, b: str) -> list[float]:
-            """Round by round: each round ran both contenders back to back."""
-            return [x["images_per_second"] / y["images_per_second"] for x, y in zip(rounds[a], rounds[b])]
 
+        # ratios round by round (each round ran the contenders back to back), then their median
         for variant in ("aot", "im2col"):
-            for other in ("pytorch", "stock"):
-                per_round = ratios(f"mindspore-{variant}", "pytorch" if other == "pytorch" else "mindspore-stock")
+            for other, reference in (("pytorch", "pytorch"), ("stock", "mindspore-stock")):
+                per_round = [x["images_per_second"] / y["images_per_second"]
+                             for x, y in zip(rounds[f"mindspore-{variant}"], rounds[reference])]
                 results["train"][f"{variant}_vs_{other}"] = statistics.median(per_round)
                 results["train"][f"{variant}_vs_{other}_rounds"] = per_round
         for c in TRAIN_CONTENDERS:

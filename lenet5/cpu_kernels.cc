@@ -286,26 +286,37 @@ extern "C" int SecondConvWeightGrad(int, void **params, int *, int64_t **shapes,
 
 // --- ReLU then 2x2 max-pool, stride 2 ---------------------------------------------------------------------------------
 
+namespace {
+
+// Calls visit(top, at) for every 2x2 window of x N x H x W x C (H, W even) with its output pixel in
+// N x H/2 x W/2 x C: top = the window's first value in x, at = the output's first value (channel 0 each).
+template <typename Visit>
+int for_each_window(const Nhwc &in, const Nhwc &out, Visit visit) {
+  if (in.h != 2 * out.h || in.w != 2 * out.w) return 1;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < out.n; ++b)
+    for (int64_t r = 0; r < out.h; ++r)
+      for (int64_t q = 0; q < out.w; ++q)
+        visit(((b * in.h + 2 * r) * in.w + 2 * q) * in.c, ((b * out.h + r) * out.w + q) * in.c);
+  return 0;
+}
+
+}  // namespace
+
 // x N x H x W x C (H, W even) -> y N x H/2 x W/2 x C, y = max(0, window maximum); NaN stays NaN
 extern "C" int ReluMaxPool(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
   const auto *x = static_cast<const float *>(params[0]);
   auto *y = static_cast<float *>(params[1]);
   const Nhwc in(shapes[0]), out(shapes[1]);
   const int64_t c = in.c, line = in.w * c;
-  if (in.h != 2 * out.h || in.w != 2 * out.w) return 1;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < out.n; ++b)
-    for (int64_t r = 0; r < out.h; ++r)
-      for (int64_t q = 0; q < out.w; ++q) {
-        const float *top = x + ((b * in.h + 2 * r) * in.w + 2 * q) * c;
-        float *dst = y + ((b * out.h + r) * out.w + q) * c;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          float m = 0.0f;
-          for (const float v : {top[ch], top[c + ch], top[line + ch], top[line + c + ch]}) m = v > m || v != v ? v : m;
-          dst[ch] = m;
-        }
-      }
-  return 0;
+  return for_each_window(in, out, [&](int64_t top, int64_t at) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const int64_t p0 = top + ch;
+      float m = 0.0f;
+      for (const float v : {x[p0], x[p0 + c], x[p0 + line], x[p0 + line + c]}) m = v > m || v != v ? v : m;
+      y[at + ch] = m;
+    }
+  });
 }
 
 // x, y, dy -> dx: a window's gradient goes to its first maximum (MaxPool's rule), and only where y > 0 (ReLU's)
@@ -316,21 +327,15 @@ extern "C" int ReluMaxPoolGrad(int, void **params, int *, int64_t **shapes, cons
   auto *dx = static_cast<float *>(params[3]);
   const Nhwc in(shapes[0]), out(shapes[1]);
   const int64_t c = in.c, line = in.w * c;
-  if (in.h != 2 * out.h || in.w != 2 * out.w) return 1;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < out.n; ++b)
-    for (int64_t r = 0; r < out.h; ++r)
-      for (int64_t q = 0; q < out.w; ++q) {
-        const int64_t top = ((b * in.h + 2 * r) * in.w + 2 * q) * c, at = ((b * out.h + r) * out.w + q) * c;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          const float m = y[at + ch], g = m > 0.0f ? dy[at + ch] : 0.0f;
-          const int64_t p0 = top + ch, p1 = p0 + c, p2 = p0 + line, p3 = p2 + c;
-          const bool first = x[p0] == m, second = !first && x[p1] == m, third = !first && !second && x[p2] == m;
-          dx[p0] = first ? g : 0.0f;
-          dx[p1] = second ? g : 0.0f;
-          dx[p2] = third ? g : 0.0f;
-          dx[p3] = first || second || third ? 0.0f : g;
-        }
-      }
-  return 0;
+  return for_each_window(in, out, [&](int64_t top, int64_t at) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float m = y[at + ch], g = m > 0.0f ? dy[at + ch] : 0.0f;
+      const int64_t p0 = top + ch, p1 = p0 + c, p2 = p0 + line, p3 = p2 + c;
+      const bool first = x[p0] == m, second = !first && x[p1] == m, third = !first && !second && x[p2] == m;
+      dx[p0] = first ? g : 0.0f;
+      dx[p1] = second ? g : 0.0f;
+      dx[p2] = third ? g : 0.0f;
+      dx[p3] = first || second || third ? 0.0f : g;
+    }
+  });
 }

@@ -34,12 +34,25 @@ def test_dense_layers_start_from_normal_0_02():
     assert weights.std() == pytest.approx(0.02, rel=0.05)
 
 
+def value_and_gradients(cell, x, upstream, wrt_input=True):
+    loss = lambda inputs: (cell(inputs) * upstream).sum()
+    return ops.value_and_grad(loss, grad_position=0 if wrt_input else None, weights=cell.trainable_params())(x)
+
+
+def stock_and(conv: str):
+    """The stock LeNet5 and the `conv` one, built from the same seed."""
+    from lenet5.model import build_lenet5
+
+    ms.set_seed(3)
+    stock = build_lenet5("stock")
+    ms.set_seed(3)
+    return stock, build_lenet5(conv)
+
+
 @pytest.mark.parametrize("in_channels, out_channels, kernel, size, batch", [
     (1, 6, 5, 32, 4), (6, 16, 5, 14, 3), (3, 8, 3, 9, 2), (2, 4, 1, 7, 1),
 ])
 def test_im2col_convolution_equals_conv2d_forward_and_gradients(in_channels, out_channels, kernel, size, batch):
-    from mindspore import nn, ops
-
     from lenet5.model import Im2ColConv2d
 
     stock = nn.Conv2d(in_channels, out_channels, kernel, pad_mode="valid")
@@ -50,11 +63,8 @@ def test_im2col_convolution_equals_conv2d_forward_and_gradients(in_channels, out
     upstream = ms.Tensor(rng.normal(size=(batch, out_channels, size - kernel + 1, size - kernel + 1))
                          .astype(np.float32))
 
-    def gradients(cell):
-        loss = lambda inputs: (cell(inputs) * upstream).sum()
-        return ops.value_and_grad(loss, grad_position=0, weights=cell.trainable_params())(x)
-
-    (stock_value, (stock_dx, (stock_dw,))), (fast_value, (fast_dx, (fast_dw,))) = gradients(stock), gradients(fast)
+    stock_value, (stock_dx, (stock_dw,)) = value_and_gradients(stock, x, upstream)
+    fast_value, (fast_dx, (fast_dw,)) = value_and_gradients(fast, x, upstream)
     np.testing.assert_allclose(fast(x).asnumpy(), stock(x).asnumpy(), atol=1e-5)
     np.testing.assert_allclose(fast_value.asnumpy(), stock_value.asnumpy(), rtol=1e-5)
     np.testing.assert_allclose(fast_dx.asnumpy(), stock_dx.asnumpy(), atol=1e-5)
@@ -62,12 +72,7 @@ def test_im2col_convolution_equals_conv2d_forward_and_gradients(in_channels, out
 
 
 def test_im2col_lenet_has_the_stock_parameters_and_outputs():
-    from lenet5.model import build_lenet5
-
-    ms.set_seed(3)
-    stock = build_lenet5("stock")
-    ms.set_seed(3)
-    fast = build_lenet5("im2col")
+    stock, fast = stock_and("im2col")
     assert {p.name: p.shape for p in fast.get_parameters()} == EXPECTED_PARAMETERS
     for a, b in zip(stock.get_parameters(), fast.get_parameters()):
         np.testing.assert_array_equal(a.asnumpy(), b.asnumpy())
@@ -79,11 +84,6 @@ def test_im2col_lenet_has_the_stock_parameters_and_outputs():
 
 def nhwc(array):
     return ms.Tensor(np.ascontiguousarray(array.transpose(0, 2, 3, 1)))
-
-
-def value_and_gradients(cell, x, upstream, wrt_input=True):
-    loss = lambda inputs: (cell(inputs) * upstream).sum()
-    return ops.value_and_grad(loss, grad_position=0 if wrt_input else None, weights=cell.trainable_params())(x)
 
 
 @pytest.mark.parametrize("in_channels, kernel, size, batch", [
@@ -165,12 +165,7 @@ def test_relu_max_pool_kernel_equals_relu_then_max_pool_with_ties():
 
 
 def test_aot_lenet_has_the_stock_parameters_outputs_and_gradients():
-    from lenet5.model import build_lenet5
-
-    ms.set_seed(3)
-    stock = build_lenet5("stock")
-    ms.set_seed(3)
-    fast = build_lenet5("aot")
+    stock, fast = stock_and("aot")
     assert {p.name: p.shape for p in fast.get_parameters()} == EXPECTED_PARAMETERS
     rng = np.random.default_rng(0)
     x = ms.Tensor(rng.normal(size=(8, 1, 32, 32)).astype(np.float32))
